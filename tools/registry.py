@@ -1,0 +1,26 @@
+"""Every agent tool, in the order a model sees them: Claude Code's file and shell tools first,
+then the analysis tools. `ecto-optimizer tool NAME` and the MCP server look tools up here."""
+
+from __future__ import annotations
+
+from tools.base import Tool, ToolError
+
+
+def all_tools() -> list[Tool]:
+    from tools.bash import Bash
+    from tools.explain.tool import Explain
+    from tools.fs.edit import Edit
+    from tools.fs.glob import Glob
+    from tools.fs.grep import Grep
+    from tools.fs.read import Read
+    from tools.fs.write import Write
+
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain()]
+
+
+def get_tool(name: str) -> Tool:
+    for tool in all_tools():
+        if tool.name == name:
+            return tool
+    names = ", ".join(t.name for t in all_tools())
+    raise ToolError(f"no tool named {name!r} (tools: {names})")

@@ -132,3 +132,6 @@ def main() -> None:
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+from agent import commands as _agent_commands; _agent_commands.register(app)  # noqa: E402,E702  run, chat

@@ -126,6 +126,17 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the demo databas
     run_demo(keep=keep)
 
 
+def _register_subcommands() -> None:
+    from agent import commands
+    from evals.cli import eval_app
+
+    commands.register(app)  # run, chat
+    app.add_typer(eval_app, name="eval")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()
@@ -133,5 +144,3 @@ def main() -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
-
-from agent import commands as _agent_commands; _agent_commands.register(app)  # noqa: E402,E702  run, chat

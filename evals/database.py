@@ -1,0 +1,117 @@
+"""Databases for eval cases: built from the project's own migrations, copied for checks.
+
+The case database is what the agent sees. At prepare time we also keep a pristine copy that
+the agent is never told about, so checks can apply the agent's new migrations to a fresh clone
+of the untouched data even if the agent changed the case database directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import psycopg
+from psycopg import sql
+
+from tools.db.connect import describe_error
+from tools.ecto.migration import parse_migration
+from tools.ecto.migration_sql import migration_sql, sort_migrations
+from tools.errors import InputError
+
+
+def admin_url_for(admin_url: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if template:
+            # A template must have no other sessions; the agent's may linger after a run.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                           sql.Identifier(template)))
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = admin_url_for(admin_url, name)
+    if not template:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for ext in ("pg_stat_statements", "hypopg"):
+                try:
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
+                except psycopg.Error:
+                    pass  # HypoPG is optional; tools that need it say so
+    return url
+
+
+def apply_migrations(url: str, paths: Iterable[Path]) -> list[str]:
+    """Run each migration's SQL as Ecto would: in a transaction unless @disable_ddl_transaction.
+
+    Returns the SQL statements run, for check details. Raises InputError naming the migration
+    and the statement that failed.
+    """
+    ran: list[str] = []
+    for path in sort_migrations(list(paths)):
+        migration = parse_migration(Path(path).read_text(encoding="utf-8"), path=str(path))
+        statements = migration_sql(migration, "up")
+        in_transaction = not migration.disable_ddl_transaction
+        with psycopg.connect(url, autocommit=not in_transaction) as conn:
+            for stmt in statements:
+                try:
+                    conn.execute(stmt.sql)
+                except psycopg.Error as exc:
+                    raise InputError(f"{Path(path).name}: {stmt.sql[:120]}: {describe_error(exc)}") from None
+                ran.append(stmt.sql)
+            if in_transaction:
+                conn.commit()
+    return ran
+
+
+def run_script(url: str, script: str) -> None:
+    if script.strip():
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(script)
+
+
+def replay_workload(url: str, workload: Iterable[Any]) -> None:
+    """Run the app's queries so pg_stat_statements holds what production would show."""
+    from tools.explain.params import parse_params
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        with psycopg.RawCursor(conn) as cur:
+            for q in workload:
+                params = parse_params(q.params) if q.params else None
+                for _ in range(q.calls):
+                    cur.execute(q.sql, params)
+                    if cur.description:
+                        cur.fetchall()
+
+
+def plan_cost(url: str, query: str, params: list | None, *, analyze: bool = False,
+              settings: dict[str, str] | None = None) -> dict[str, Any]:
+    """Total cost (and with analyze, execution time) of a query's plan, in a rolled-back transaction."""
+    from tools.explain.params import parse_params
+    from tools.explain.plan import parse_plan
+
+    opts = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    with psycopg.connect(url) as conn:
+        try:
+            for key, value in (settings or {}).items():
+                conn.execute("SELECT set_config(%s, %s, true)", (key, value))
+            with psycopg.RawCursor(conn) as cur:
+                cur.execute(f"EXPLAIN ({opts}) {query}", parse_params(params) if params else None)
+                raw = cur.fetchone()[0]
+        finally:
+            conn.rollback()
+    plan = parse_plan(raw)
+    return {"cost": plan.root.total_cost, "ms": plan.execution_time_ms, "plan": plan}

@@ -1,0 +1,1 @@
+"""Reading Ecto projects: Elixir source via tree-sitter, migrations, and the SQL they run."""

@@ -8,12 +8,12 @@ delete one to re-record it. Replays use max_retries=0 so a mismatch fails at onc
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import anthropic
 import pytest
 import vcr
 
+from agent import recording
 from agent.loop import Agent, Limits
 from agent.models import AnthropicModel, message, tool_use
 from agent.standin_api import StandinAPI
@@ -21,7 +21,7 @@ from tools.base import Tool, ToolContext
 
 CASSETTES = Path(__file__).parent / "cassettes"
 FAKE_KEY = "sk-ant-api03-TESTONLY" + "k9" * 20
-NOTHING_LISTENS = "http://127.0.0.1:9"  # discard port: replay must not need a server
+NOTHING_LISTENS = recording.NOTHING_LISTENS
 SYSTEM = "You are a test agent. Use the tools, then answer in one line."
 
 
@@ -52,28 +52,10 @@ def sdk_agent(tmp_path, base_url, *, stream=False, max_retries=0, on_text=None, 
                  session_id="sdk-test")
 
 
-# Headers that change with the machine, the SDK version or the stand-in's random port; keeping
-# them out makes a re-recorded cassette identical to the committed one.
-VOLATILE_HEADERS = ["host", "user-agent", "x-stainless-os", "x-stainless-arch", "x-stainless-runtime",
-                    "x-stainless-runtime-version", "x-stainless-package-version"]
-
-
-def _stable_request(request):
-    request.uri = "http://standin" + urlsplit(request.uri).path
-    return request
-
-
-def _stable_response(response):
-    for name in ("date", "Date", "server", "Server"):
-        response["headers"].pop(name, None)
-    return response
-
 
 def recorder(mode: str) -> vcr.VCR:
-    return vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode=mode,
-                   filter_headers=["x-api-key", "authorization", *VOLATILE_HEADERS],
-                   before_record_request=_stable_request, before_record_response=_stable_response,
-                   match_on=["method", "path", "body"])
+    # These cassettes match on the whole body: the loop must send exactly what it sent before.
+    return recording.recorder(CASSETTES, mode, match_on=("method", "path", "body"))
 
 
 def record_and_replay(tmp_path, name: str, script, *, prepare=None, **agent_kw):

@@ -34,13 +34,21 @@ def default_tools() -> list[Tool]:
     return all_tools()
 
 
-def build_model(model_id: str | None, *, stream: bool = False,
+def has_api_key() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
+def build_model(model_id: str | None, *, stream: bool = False, offline: bool = False,
                 on_text: Callable[[str], None] | None = None) -> Model:
-    """The model for a session. Another Model (an offline policy behind --offline) plugs in here."""
+    """The model for a session: Claude through the SDK, or the offline reference policy."""
     from agent.cli import fail
     from agent.models import AnthropicModel
 
-    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    if offline:
+        from agent.reference_policy import ReferencePolicy
+
+        return ReferencePolicy()
+    if not has_api_key():
         raise fail("ANTHROPIC_API_KEY is not set (nor ANTHROPIC_AUTH_TOKEN): export it to run the agent", 2)
     try:
         retries = int(os.environ.get("ECTO_OPTIMIZER_MAX_RETRIES", "2"))
@@ -81,11 +89,18 @@ def run(
     project: Path = PROJECT, database_url: Optional[str] = DATABASE_URL, model: Optional[str] = MODEL,
     allow_edits: bool = ALLOW_EDITS, allow_bash: bool = ALLOW_BASH, max_turns: int = MAX_TURNS,
     max_cost: float = MAX_COST, max_time: float = MAX_TIME,
+    offline: bool = typer.Option(False, "--offline", help="Use the offline reference policy instead of Claude "
+                                                          "(the default when no API key is set)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Work on one task without asking anything, print the answer, exit 0 (or 1 if the run failed)."""
     limits = Limits(max_turns=max_turns, max_cost_usd=max_cost, max_seconds=max_time)
-    agent = build_agent(build_model(model), project=project, database_url=database_url,
+    if not offline and not has_api_key():
+        # Useful without a key too: the deterministic policy follows the same workflow with the same tools.
+        typer.echo("note: no ANTHROPIC_API_KEY, so the offline reference policy (deterministic, no LLM) does this "
+                   "run; set the key to use Claude", err=True)
+        offline = True
+    agent = build_agent(build_model(model, offline=offline), project=project, database_url=database_url,
                         allow_edits=allow_edits, allow_bash=allow_bash, limits=limits)
     try:
         result = agent.run(task)

@@ -81,3 +81,39 @@ def clean_command(case: str = typer.Argument(...), workspace: Path = typer.Optio
     if state.case != case:
         raise typer.BadParameter(f"{workspace} holds case {state.case}, not {case}")
     clean(workspace)
+
+
+@eval_app.command("run")
+def run_command(
+    cases: Optional[List[str]] = typer.Argument(None, help="Case ids (default: all; with --replay: all recorded)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Anthropic model id (needs ANTHROPIC_API_KEY)."),
+    offline: bool = typer.Option(False, "--offline", help="Use the offline reference policy instead of a model."),
+    record: bool = typer.Option(False, "--record", help="Store each run under evals/recordings/<model>/<case>/."),
+    replay: bool = typer.Option(False, "--replay", help="Replay stored recordings with no network."),
+    server_url: Optional[str] = typer.Option(None, "--server-url", help="Admin URL of a server for the databases "
+                                                                        "(default: a private one for this run)."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Keep each workspace under this folder."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prepare each case, run our agent on it, check the outcome, clean up; print the scoreboard.
+    Exit 0 when every case passed, 1 otherwise."""
+    import os
+
+    from evals.case import list_cases
+    from evals.run import REFERENCE, markdown, recorded_cases, run_cases
+
+    if not offline and not replay and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        typer.echo("error: no ANTHROPIC_API_KEY: use --offline for the reference policy, or --replay", err=True)
+        raise typer.Exit(2)
+    ids = list(cases or []) or (recorded_cases(model or REFERENCE) if replay else [c.id for c in list_cases()])
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    board = run_cases(ids, model=model, offline=offline, record=record, replay=replay, server_url=server_url,
+                      keep=keep, on_progress=lambda msg: console.log(msg))
+    if as_json:
+        _print_json(board.model_dump(mode="json"))
+    else:
+        typer.echo(markdown(board))
+        typer.echo(f"\npass rate: {board.pass_rate:.0%}")
+    raise typer.Exit(0 if all(c.passed for c in board.cases) else 1)

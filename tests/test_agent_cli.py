@@ -76,14 +76,27 @@ def script():
             message("orders has 52,004 rows; an index on customer_id fits.")]
 
 
-def test_run_without_an_api_key_is_one_line_and_exit_2(monkeypatch, tmp_path):
+def test_chat_without_an_api_key_is_one_line_and_exit_2(monkeypatch, tmp_path):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    result = CliRunner().invoke(app, ["run", "why is /orders slow?", "--project", str(tmp_path)])
+    result = CliRunner().invoke(app, ["chat", "--project", str(tmp_path)], input="hello\n")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "ANTHROPIC_API_KEY" in result.stderr
     assert not (tmp_path / ".ecto-optimizer").exists()
+
+
+def test_run_without_an_api_key_falls_back_to_the_reference_policy(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["run", "why is /orders slow?", "--project", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "offline reference policy" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["subtype"] == "success" and data["total_cost_usd"] == 0
+    # It says what it could not do rather than inventing findings.
+    assert "No slow query found" in data["result"]
 
 
 def test_run_json_through_the_sdk(cli_env, tmp_path):

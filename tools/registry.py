@@ -14,8 +14,9 @@ def all_tools() -> list[Tool]:
     from tools.fs.grep import Grep
     from tools.fs.read import Read
     from tools.fs.write import Write
+    from tools.logs.summary import AnalyzeLogs
 
-    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain()]
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs()]
 
 
 def get_tool(name: str) -> Tool:

@@ -73,6 +73,8 @@ class Explain(Tool):
             "allow_writes": {"type": "boolean",
                              "description": "Run INSERT/UPDATE/DELETE/MERGE under ANALYZE (rolled back). "
                                             "Only honoured when the run allows database writes. Default false."},
+            "format": {"type": "string", "enum": ["text", "json"],
+                       "description": "text (default): the summary written for reading; json: the full result."},
         },
         "required": ["sql"],
     }
@@ -87,4 +89,8 @@ class Explain(Tool):
         report = explain_query(sql, params.get("params"), ctx.database_url, options)
         if wants_writes and not ctx.allow_writes_to_database:
             report.notes.append("allow_writes was asked for, but this run does not allow writes to the database")
+        if params.get("format") == "json":
+            import json
+
+            return json.dumps(report.as_json(), indent=1, default=str)
         return report.text()

@@ -65,7 +65,7 @@ def analyze(
         return []
     for order, r in enumerate(RULES):
         try:
-            for seq, insight in enumerate(r.check(plan)):
+            for seq, insight in enumerate(r.check(plan, min_score)):
                 if insight.score >= min_score:
                     found.append((-insight.score, order, seq, insight))
         except Exception:

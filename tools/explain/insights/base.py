@@ -58,7 +58,10 @@ class Rule:
     fix: ClassVar[str]
     examples: ClassVar[list[Example]] = []
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
+        """Insights on `plan`. A rule may skip, before any costly work (parsing expressions,
+        writing fixes), a finding whose score cannot reach `min_score`: on plans of thousands of
+        nodes that is most of them."""
         raise NotImplementedError
 
     @classmethod

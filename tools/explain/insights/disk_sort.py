@@ -78,7 +78,7 @@ class DiskSort(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         current_kb = parse_mem_setting(plan.settings.get("work_mem"))
         for node in plan.nodes:
             if node.raw_node_type not in ("Sort", "Incremental Sort") or node.never_executed:

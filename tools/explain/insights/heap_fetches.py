@@ -80,7 +80,7 @@ class HeapFetches(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             if base_type(node) != "Index Only Scan" or node.never_executed:
                 continue

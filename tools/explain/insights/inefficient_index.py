@@ -111,7 +111,7 @@ class InefficientIndex(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             kind = base_type(node)
             if kind not in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"):

@@ -74,7 +74,7 @@ class JitOverhead(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         jit = plan.jit_total_ms
         if not jit or jit <= 0:
             return

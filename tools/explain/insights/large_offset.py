@@ -121,7 +121,7 @@ class LargeOffset(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         query_offset = bool(plan.query_text and _OFFSET.search(plan.query_text))
         for node in plan.nodes:
             if node.raw_node_type != "Limit" or not node.analyzed or node.never_executed:

@@ -94,7 +94,7 @@ class LossyBitmap(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         current_kb = parse_mem_setting(plan.settings.get("work_mem"))
         for node in plan.nodes:
             if base_type(node) != "Bitmap Heap Scan" or node.never_executed:

@@ -117,7 +117,7 @@ class NestedLoopRescans(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             if node.raw_node_type != "Nested Loop" or not node.analyzed or node.never_executed:
                 continue

@@ -59,7 +59,7 @@ class PlanningTime(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         planning = plan.planning_time_ms
         execution = plan.execution_time_ms if plan.execution_time_ms is not None else total_ms(plan)
         if planning is None or execution is None or planning < MIN_MS:

@@ -95,7 +95,7 @@ class ReadEfficiency(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             if not node.analyzed or node.never_executed:
                 continue

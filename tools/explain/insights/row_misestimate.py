@@ -145,7 +145,7 @@ class RowMisestimate(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             if not _eligible(plan, node):
                 continue
@@ -157,6 +157,8 @@ class RowMisestimate(Rule):
                 continue
             consumer_share, basis = share(plan, consumer, inclusive=subtree)
             weight = min(1.0, math.log10(factor) / 2)
+            if consumer_share * weight < min_score:
+                continue
             relation, columns = _what(plan, node)
             arrow = "more" if node.estimate_direction == "under" else "fewer"
             yield self.insight(

@@ -110,7 +110,7 @@ class SeqScanFilter(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         for node in plan.nodes:
             if base_type(node) != "Seq Scan" or not node.analyzed or node.never_executed:
                 continue
@@ -118,11 +118,13 @@ class SeqScanFilter(Rule):
             fraction = removed_fraction(node)
             if removed < MIN_REMOVED_ROWS or fraction < MIN_REMOVED_FRACTION:
                 continue
+            node_share, basis = share(plan, node)
+            score = node_share * fraction
+            if score < min_score:
+                continue
             condition = node.get("Filter")
             uses = parse_condition(condition, alias=node.alias, relation=node.relation)
             proposal = propose_index(node, uses)
-            node_share, basis = share(plan, node)
-            score = node_share * fraction
             kept = node.actual_rows_total or 0.0
             loops = f" over {fmt_rows(node.loops)} loops" if node.loops > 1 else ""
             took = "; the scan is "

@@ -87,7 +87,7 @@ class SlowCount(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         query_counts = bool(plan.query_text and _COUNT.search(plan.query_text))
         for node in plan.nodes:
             if node.raw_node_type != "Aggregate" or node.get("Strategy", "Plain") != "Plain":

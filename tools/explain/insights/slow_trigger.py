@@ -88,7 +88,7 @@ class SlowTrigger(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         total = total_ms(plan)
         if not total or total <= 0:
             return

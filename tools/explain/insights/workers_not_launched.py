@@ -82,7 +82,7 @@ class WorkersNotLaunched(Rule):
         ),
     ]
 
-    def check(self, plan: Plan) -> Iterable[Insight]:
+    def check(self, plan: Plan, min_score: float = 0.0) -> Iterable[Insight]:
         total = total_ms(plan)
         for node in plan.nodes:
             if node.raw_node_type not in ("Gather", "Gather Merge") or node.never_executed:

@@ -138,9 +138,16 @@ _register_subcommands()
 
 
 def main() -> None:
+    import psycopg
+
+    from tools.db.connect import describe_error
+
     try:
         app()
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except psycopg.Error as exc:  # the database said no: the user's data or server, not our bug
+        typer.echo(f"error: the database answered: {describe_error(exc)}", err=True)
         sys.exit(2)
 

@@ -53,7 +53,7 @@ SELECT 1 + floor(2000 * power(random(), 3))::bigint, 'Ticket ' || g, repeat('lor
        now() - make_interval(mins => g), now()
 FROM generate_series(1, 300000) g;
 INSERT INTO comments (ticket_id, body, inserted_at, updated_at)
-SELECT 1 + (g * 7919) % 300000, 'Thanks, looking into it.', now() - make_interval(mins => g), now()
+SELECT 1 + (g::bigint * 7919) % 300000, 'Thanks, looking into it.', now() - make_interval(mins => g), now()
 FROM generate_series(1, 400000) g;
 ANALYZE;
 """
@@ -88,7 +88,9 @@ def load(url: str) -> None:
 
 def slowest_query(url: str, rounds: int = 5) -> tuple[AppQuery, float]:
     """Run the app's queries, then ask pg_stat_statements which one costs the most in total."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    from tools.db.connect import bind_like_ecto
+
+    with bind_like_ecto(psycopg.connect(url, autocommit=True)) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")
         with psycopg.RawCursor(conn) as cur:
             for _ in range(rounds):

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import psycopg
 from psycopg import sql
 
-from tools.db.connect import describe_error
+from tools.db.connect import bind_like_ecto, describe_error
 from tools.ecto.migration import parse_migration
 from tools.ecto.migration_sql import migration_sql, sort_migrations
 from tools.errors import InputError
@@ -86,7 +86,7 @@ def replay_workload(url: str, workload: Iterable[Any]) -> None:
     """Run the app's queries so pg_stat_statements holds what production would show."""
     from tools.explain.params import parse_params
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    with bind_like_ecto(psycopg.connect(url, autocommit=True)) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")
         with psycopg.RawCursor(conn) as cur:
             for q in workload:
@@ -104,7 +104,7 @@ def plan_cost(url: str, query: str, params: list | None, *, analyze: bool = Fals
     from tools.explain.plan import parse_plan
 
     opts = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
-    with psycopg.connect(url) as conn:
+    with bind_like_ecto(psycopg.connect(url)) as conn:
         try:
             for key, value in (settings or {}).items():
                 conn.execute("SELECT set_config(%s, %s, true)", (key, value))

@@ -56,6 +56,20 @@ def describe_error(exc: Exception, url: str | None = None) -> str:
     return redact_text(message, [url_password(url)])
 
 
+def bind_like_ecto(conn: psycopg.Connection) -> psycopg.Connection:
+    """Send Python ints as bigint, as Postgrex does for Ecto's integer ids.
+
+    psycopg picks the smallest integer type that fits, so `42` arrives as smallint and plans
+    show `'42'::smallint` where the app's plan has a bigint: harmless for btree, but not the
+    query the app runs, and it reads oddly in a diagnosis.
+    """
+    from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
+
+    conn.adapters.register_dumper(int, Int8Dumper)
+    conn.adapters.register_dumper(int, Int8BinaryDumper)
+    return conn
+
+
 def target(url: str) -> str:
     """host:port/dbname for messages, never with credentials."""
     try:
@@ -77,7 +91,7 @@ def connect(url: str | None, *, application_name: str = "ecto-optimizer") -> Ite
     except psycopg.Error as exc:
         raise InputError(f"could not connect to {target(url)}: {describe_error(exc, url)}") from None
     try:
-        yield conn
+        yield bind_like_ecto(conn)
     finally:
         conn.close()
 

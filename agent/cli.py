@@ -126,6 +126,14 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the demo databas
     run_demo(keep=keep)
 
 
+@app.command("report-schema")
+def report_schema() -> None:
+    """Print the JSON schema of the structured report that `run --json` carries as `report`."""
+    from tools.report import schema
+
+    print_json(schema())
+
+
 def _register_subcommands() -> None:
     from agent import commands
     from evals.cli import eval_app

@@ -17,6 +17,7 @@ from agent.loop import Agent, Limits, Model, RunResult, system_prompt
 from agent.transcript import Transcript
 from tools.base import Approver, Tool, ToolContext
 from tools.redact import secret_values, url_password
+from tools.report import Report, assemble
 
 PROJECT = typer.Option(Path("."), "--project", help="The Elixir project to work in (file tools stay inside it).")
 DATABASE_URL = typer.Option(None, "--database-url", help="Defaults to $DATABASE_URL. Used read-only.")
@@ -77,11 +78,14 @@ def build_agent(model: Model, *, project: Path, database_url: str | None, allow_
     return agent
 
 
-def result_json(result: RunResult) -> dict:
+def result_json(result: RunResult, report: Report | None = None) -> dict:
     keys = ("type", "subtype", "is_error", "result", "num_turns", "duration_ms", "usage", "total_cost_usd",
             "session_id", "transcript", "stop_reason", "errors")
     data = result.model_dump(mode="json")
-    return {key: data[key] for key in keys}
+    out = {key: data[key] for key in keys}
+    if report is not None:
+        out["report"] = report.model_dump(mode="json")
+    return out
 
 
 def run(
@@ -106,8 +110,9 @@ def run(
         result = agent.run(task)
     finally:
         agent.close()
+    report = assemble(agent.ctx, result.result)
     if as_json:
-        typer.echo(json.dumps(result_json(result), indent=2))
+        typer.echo(json.dumps(result_json(result, report), indent=2))
     else:
         if result.result:
             typer.echo(result.result)

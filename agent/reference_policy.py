@@ -35,7 +35,7 @@ class ReferencePolicy:
 
     def query(self, system: list[dict], messages: list[dict], tools: list[dict]) -> dict[str, Any]:
         state = _State(messages, {t["name"] for t in tools})
-        for step in (self._scan, self._read_logs, self._explain, self._fix):
+        for step in (self._scan, self._read_logs, self._explain, self._fix, self._submit):
             response = step(state)
             if response is not None:
                 return response
@@ -85,6 +85,36 @@ class ReferencePolicy:
         calls = [tool_use("Write", {"file_path": path, "content": content}, id=f"toolu_fix_{i}")
                  for i, (path, content, _) in enumerate(migrations)]
         return message("The plans point at missing indexes; writing each as a safe, concurrent migration.", *calls)
+
+    def _submit(self, s: "_State") -> dict | None:
+        if s.done("report") or "submit_report" not in s.tools:
+            return None
+        findings, verification = [], []
+        logs = s.json_result("toolu_logs_0") or {}
+        for f in logs.get("findings", []):
+            if f.get("kind") == "n_plus_one":
+                findings.append({"title": f"N+1: {f['count']} identical queries in one request",
+                                 "severity": "high", "location": f.get("call_site"),
+                                 "evidence": f"{f['count']} calls, {f['total_ms']} ms in {f['request']}: {f['sql']}"})
+        for report in s.json_results("toolu_explain_"):
+            for insight in report.get("insights", [])[:3]:
+                findings.append({"title": insight["title"], "evidence": insight["evidence"],
+                                 "severity": "high" if insight["score"] >= 0.3 else
+                                 "medium" if insight["score"] >= 0.1 else "low",
+                                 "location": insight.get("relation")})
+            verification.append({"query": report.get("query") or "", "before_ms": report.get("execution_time_ms"),
+                                 "method": "EXPLAIN (ANALYZE, BUFFERS) before the change; the change itself was "
+                                           "not applied or measured here"})
+        written = [c["input"]["file_path"] for c in s.calls("toolu_fix_") if not s.is_error(c["id"])]
+        summary = (f"{len(findings)} finding(s) from the logs and plans; "
+                   f"{len(written)} safe index migration(s) written." if findings else
+                   "No slow query found in the task or the project's logs.")
+        follow = ["Run the new migrations, then explain the same queries again and compare."] if written else []
+        follow += ["Fix the N+1 call sites by preloading on the whole list."] if any(
+            f["title"].startswith("N+1") for f in findings) else []
+        return message("Recording the report.", tool_use("submit_report", {
+            "summary": summary, "findings": findings, "verification": verification, "follow_ups": follow},
+            id="toolu_report_0"))
 
     # -- reasoning over tool results -----------------------------------------------------------
 

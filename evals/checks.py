@@ -172,7 +172,8 @@ def safe_concurrent_problems(migration: Migration) -> list[str]:
 @check("index_migration")
 def index_migration(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
     """A new migration creates the index (table, key columns in order, optional where/include/unique),
-    concurrently, alone in its migration, with both attributes."""
+    concurrently, alone in its migration, with both attributes. With `prefix: true` the columns only
+    have to lead the index (whether the rest helps is for query_improves to judge)."""
     table, columns = args["table"], [_norm(c) for c in args["columns"]]
     seen = []
     for path, migration, error in ctx.parsed_migrations():
@@ -184,7 +185,9 @@ def index_migration(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]
                 continue
             index = op.index
             shown = f"{path.name}:{op.line} index({index.table}, {index.columns})"
-            if str(index.table) != table or [_norm(c) for c in index.columns] != columns:
+            keys = [_norm(c) for c in index.columns]
+            matches = keys[:len(columns)] == columns if args.get("prefix") else keys == columns
+            if str(index.table) != table or not matches:
                 seen.append(f"{shown}: not the index needed")
                 continue
             problems = []

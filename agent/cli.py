@@ -146,10 +146,11 @@ def report_schema() -> None:
 
 
 def _register_subcommands() -> None:
-    from agent import commands
+    from agent import cli_migrations, commands
     from evals.cli import eval_app
 
     commands.register(app)  # run, chat
+    cli_migrations.register(app)  # check-migrations
     app.add_typer(eval_app, name="eval")
 
 

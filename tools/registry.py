@@ -15,9 +15,11 @@ def all_tools() -> list[Tool]:
     from tools.fs.read import Read
     from tools.fs.write import Write
     from tools.logs.summary import AnalyzeLogs
+    from tools.migrations.tool import CheckMigrations
     from tools.report import SubmitReport
 
-    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), SubmitReport()]
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), CheckMigrations(),
+            SubmitReport()]
 
 
 def get_tool(name: str) -> Tool:

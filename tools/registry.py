@@ -14,12 +14,13 @@ def all_tools() -> list[Tool]:
     from tools.fs.grep import Grep
     from tools.fs.read import Read
     from tools.fs.write import Write
+    from tools.health.tool import DbHealth, DescribeTable
     from tools.logs.summary import AnalyzeLogs
     from tools.migrations.tool import CheckMigrations
     from tools.report import SubmitReport
 
     return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), CheckMigrations(),
-            SubmitReport()]
+            DbHealth(), DescribeTable(), SubmitReport()]
 
 
 def get_tool(name: str) -> Tool:

@@ -1,0 +1,5 @@
+defmodule Herald.Repo do
+  use Ecto.Repo,
+    otp_app: :herald,
+    adapter: Ecto.Adapters.Postgres
+end

@@ -146,12 +146,13 @@ def report_schema() -> None:
 
 
 def _register_subcommands() -> None:
-    from agent import cli_health, cli_migrations, commands
+    from agent import cli_beyond, cli_health, cli_migrations, commands
     from evals.cli import eval_app
 
     commands.register(app)  # run, chat
     cli_migrations.register(app)  # check-migrations
     cli_health.register(app)  # health
+    cli_beyond.register(app)  # rewrites, partitioning, matviews, caching
     app.add_typer(eval_app, name="eval")
 
 

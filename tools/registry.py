@@ -14,13 +14,18 @@ def all_tools() -> list[Tool]:
     from tools.fs.grep import Grep
     from tools.fs.read import Read
     from tools.fs.write import Write
+    from tools.caching.tool import CachingAdvice
     from tools.health.tool import DbHealth, DescribeTable
     from tools.logs.summary import AnalyzeLogs
+    from tools.matviews.tool import MaterializedViewAdvice
     from tools.migrations.tool import CheckMigrations
+    from tools.partitioning.tool import PartitioningAdvice
     from tools.report import SubmitReport
+    from tools.rewrites.tool import SuggestRewrites
 
     return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), CheckMigrations(),
-            DbHealth(), DescribeTable(), SubmitReport()]
+            DbHealth(), DescribeTable(), SuggestRewrites(), PartitioningAdvice(), MaterializedViewAdvice(),
+            CachingAdvice(), SubmitReport()]
 
 
 def get_tool(name: str) -> Tool:

@@ -1,0 +1,2 @@
+"""Partitioning advice: which large, append-mostly tables to partition and how, and for tables
+already partitioned, why a query reads partitions it could have skipped."""

@@ -2,8 +2,22 @@
 
 A case's case.json lists checks as {"kind": ..., "args": {...}}. Each kind is one function
 here, registered in CHECKS, taking the args and a CheckContext and returning (passed, detail).
-Migrations are judged on Elixir's syntax tree and by applying them to a scratch copy of the
-case's pristine database; code changes on the syntax tree of the functions named.
+Migrations are judged on Elixir's syntax tree (and the SQL they `execute`, parsed by PostgreSQL's
+own parser) and by applying them to a scratch copy of the case's pristine database; code changes
+on the syntax tree of the functions named and the local functions they reach.
+
+The kinds:
+  index_migration   a new migration creates the index needed, safely
+  index_dropped     a new migration drops the named index, safely, and it is gone
+  migrations_safe   every new or changed migration avoids the locks that take production down
+  schema_has        after the new migrations: an index, a validated constraint, extended statistics
+  query_improves    the target query's plan gets cheaper by a ratio
+  no_disk_sort      the target query no longer spills to disk under production's settings
+  estimate_ok       the planner's row estimate for a relation is within a factor
+  no_repo_in_loop   no Repo call per element of a collection
+  code_shape        the function's code has (or lacks) the markers of a fix
+  untouched         nothing outside the task's files changed
+  any_of, all_of    alternatives / conjunctions of other checks
 """
 
 from __future__ import annotations
@@ -13,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel
 
@@ -26,6 +40,9 @@ from tools.errors import InputError
 
 MIGRATIONS_GLOB = "priv/repo/migrations/*.exs"
 INDEXED_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
+# The config a production node loads (config.exs imports prod.exs; runtime.exs comes last).
+# dev.exs and test.exs never reach production, so settings there fix nothing.
+PRODUCTION_CONFIG = ("config.exs", "prod.exs", "runtime.exs")
 
 
 class CheckResult(BaseModel):
@@ -81,6 +98,24 @@ class CheckContext:
                 result.append((path, None, str(exc)))
         return result
 
+    @cached_property
+    def repo_config(self) -> dict[str, Any]:
+        return production_repo_options(self.workspace)
+
+    @property
+    def migration_lock_free(self) -> str | None:
+        """Why the repo's migrations need no @disable_migration_lock, if they don't: with
+        `migration_lock: :pg_advisory_lock` (or no lock) Ecto takes no table lock that a
+        concurrent index build would wait on."""
+        if "migration_lock" not in self.repo_config:
+            return None
+        lock = self.repo_config["migration_lock"]
+        if lock is None or lock is False:
+            return "the repo runs migrations without a lock"
+        if str(lock) == "pg_advisory_lock":
+            return "the repo uses migration_lock: :pg_advisory_lock"
+        return None
+
     @property
     def pristine_url(self) -> str:
         return db.admin_url_for(self.state.admin_url, self.state.pristine)
@@ -92,7 +127,9 @@ class CheckContext:
             url = db.create_database(self.state.admin_url, name, template=self.state.pristine)
             try:
                 db.apply_migrations(url, self.new_migrations)
-                db.run_script(url, "ANALYZE")
+                # Vacuumed like the pristine copy, so the costs compared differ by the migrations
+                # only, not by a visibility map one side has and the other lacks.
+                db.vacuum_analyze(url)
                 self._scratch = url
             except InputError as exc:
                 self._scratch_error = f"the new migrations do not apply: {exc}"
@@ -140,6 +177,58 @@ def _run_one(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     return CheckResult(name=spec.label(), passed=passed, detail=detail)
 
 
+# ---- the repo's production config ---------------------------------------------------------------
+
+def production_repo_options(project: Path) -> dict[str, Any]:
+    """Keyword options of `config :app, Something.Repo, ...` as production sees them: config.exs,
+    prod.exs and runtime.exs, later files winning and keyword lists merged key by key, as
+    Config.config/3 does (`parameters: [work_mem: ...]` in one file and `parameters:
+    [lock_timeout: ...]` in another both apply)."""
+    from tools.ecto.elixir import iter_calls, keywords, parse, value
+
+    options: dict[str, Any] = {}
+    for name in PRODUCTION_CONFIG:
+        path = Path(project) / "config" / name
+        if not path.is_file():
+            continue
+        try:
+            tree = parse(path.read_bytes())
+        except InputError:
+            continue  # a config that does not parse would not boot the app either
+        for call in iter_calls(tree.root_node):
+            if call.name != "config" or len(call.args) < 3 or call.args[-1].type != "keywords":
+                continue
+            if call.args[1].type != "alias" or not call.args[1].text.decode().endswith("Repo"):
+                continue
+            for key, node in keywords(call.args[-1]):
+                options[key] = _merge(options.get(key), value(node))
+    return options
+
+
+def _is_keyword_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(p, tuple) and len(p) == 2 for p in v)
+
+
+def _merge(old: Any, new: Any) -> Any:
+    if _is_keyword_list(old) and _is_keyword_list(new) and old and new:
+        merged = dict(old)
+        merged.update(dict(new))
+        return list(merged.items())
+    return new
+
+
+def production_parameters(project: Path) -> dict[str, str]:
+    """The repo's `parameters:` (session settings such as work_mem) production connects with."""
+    params = production_repo_options(project).get("parameters") or []
+    if isinstance(params, dict):
+        params = list(params.items())
+    result = {}
+    for item in params if isinstance(params, list) else []:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], (str, int, float)):
+            result[str(item[0])] = str(item[1])
+    return result
+
+
 # ---- migrations ---------------------------------------------------------------------------------
 
 def _norm(expr: Any) -> str:
@@ -156,86 +245,246 @@ def _created_tables(migration: Migration) -> set[str]:
     return {str(op.table.name) for op in _ops(migration) if isinstance(op, CreateTable)}
 
 
-def safe_concurrent_problems(migration: Migration) -> list[str]:
-    """Why a migration that builds or drops indexes concurrently is not safe to run, if it isn't."""
+def _statements(op: Any) -> list[Any]:
+    """The statements of an `execute "..."` (its up SQL), parsed; [] for anything else or SQL
+    PostgreSQL would not parse either (applying the migration then says what is wrong)."""
+    if not isinstance(op, Execute) or not isinstance(op.up, str):
+        return []
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
+    try:
+        return [raw.stmt for raw in parse_sql(op.up)]
+    except ParseError:
+        return []
+
+
+def _is_drop_index(stmt: Any) -> bool:
+    from pglast import ast
+    from pglast.enums import ObjectType
+
+    return isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_INDEX
+
+
+def _is_index_work(op: Any) -> bool:
+    if isinstance(op, (CreateIndex, DropIndex)):
+        return True
+    from pglast import ast
+
+    statements = _statements(op)
+    return bool(statements) and all(isinstance(s, ast.IndexStmt) or _is_drop_index(s) for s in statements)
+
+
+def safe_concurrent_problems(migration: Migration, lock_free: str | None = None) -> list[str]:
+    """Why a migration that builds or drops indexes concurrently is not safe to run, if it isn't.
+    `lock_free` (why the repo needs no @disable_migration_lock) excuses that attribute."""
     problems = []
     if not migration.disable_ddl_transaction:
         problems.append("lacks @disable_ddl_transaction true")
-    if not migration.disable_migration_lock:
-        problems.append("lacks @disable_migration_lock true")
-    others = [type(op).__name__ for op in _ops(migration) if not isinstance(op, (CreateIndex, DropIndex))]
+    if not migration.disable_migration_lock and not lock_free:
+        problems.append("lacks @disable_migration_lock true (or migration_lock: :pg_advisory_lock in the repo config)")
+    others = [type(op).__name__ for op in _ops(migration) if not _is_index_work(op)]
     if others:
         problems.append(f"does other work in the same migration ({', '.join(others)})")
     return problems
 
 
+@dataclass
+class _BuiltIndex:
+    """An index a migration creates, from `create index(...)` or `execute "CREATE INDEX ..."`."""
+
+    table: str
+    keys: list[str]  # normalised, sort directions dropped
+    where: str | None
+    include: list[str]
+    unique: bool
+    concurrently: bool
+    line: int
+    shown: str
+
+
+@dataclass
+class _DroppedIndex:
+    name: str
+    table: str | None  # unknown for DROP INDEX in SQL
+    concurrently: bool
+    line: int
+
+
+def _key(columns: list[Any]) -> list[str]:
+    """Key columns without their directions: `desc: :b` (a `(direction, column)` pair) is `b`.
+    A backward scan serves ORDER BY b DESC from an ascending index just as well; where a mixed
+    order needs the directions, the case's query_improves is what tells."""
+    return [_norm(c[1] if isinstance(c, tuple) and len(c) == 2 else c) for c in columns]
+
+
+def _index_elem(elem: Any) -> str:
+    from pglast.stream import RawStream
+
+    return _norm(elem.name if elem.name else RawStream()(elem.expr))
+
+
+def _built_indexes(path: Path, migration: Migration) -> Iterator[_BuiltIndex]:
+    from pglast import ast
+    from pglast.stream import RawStream
+
+    for op in _ops(migration):
+        if isinstance(op, CreateIndex):
+            index = op.index
+            where = index.opts.get("where")
+            include = index.opts.get("include") or []
+            include = include if isinstance(include, list) else [include]  # an Expr when not a literal
+            yield _BuiltIndex(str(index.table), _key(index.columns), None if where is None else str(where),
+                              [_norm(c) for c in include], bool(index.opts.get("unique")),
+                              index.opts.get("concurrently") is True, op.line,
+                              f"{path.name}:{op.line} index({index.table}, {index.columns})")
+        for stmt in _statements(op):
+            if isinstance(stmt, ast.IndexStmt) and stmt.relation is not None:
+                keys = [_index_elem(e) for e in stmt.indexParams or ()]
+                yield _BuiltIndex(stmt.relation.relname, keys,
+                                  RawStream()(stmt.whereClause) if stmt.whereClause is not None else None,
+                                  [_index_elem(e) for e in stmt.indexIncludingParams or ()], bool(stmt.unique),
+                                  bool(stmt.concurrent), op.line,
+                                  f"{path.name}:{op.line} CREATE INDEX ON {stmt.relation.relname} ({', '.join(keys)})")
+
+
+def _dropped_indexes(migration: Migration) -> Iterator[_DroppedIndex]:
+    for op in _ops(migration):
+        if isinstance(op, DropIndex):
+            # Ecto names the index explicitly (name:) or from table and columns.
+            yield _DroppedIndex(str(op.index.name), str(op.index.table), op.index.opts.get("concurrently") is True,
+                                op.line)
+        for stmt in _statements(op):
+            if _is_drop_index(stmt):
+                for names in stmt.objects:
+                    yield _DroppedIndex(names[-1].sval, None, bool(stmt.concurrent), op.line)
+
+
+_TEXT_TYPES = {"text", "varchar", "bpchar"}
+
+
+def _conjuncts(predicate: Any) -> set[str]:
+    return set(_terms(predicate))
+
+
+def _predicate(predicate: Any) -> str:
+    """A predicate in one spelling, for substring comparison."""
+    return "and".join(_terms(predicate))
+
+
+def _terms(predicate: Any) -> list[str]:
+    """The AND-ed terms of a predicate, each normalised, without the text casts PostgreSQL prints
+    (`(status)::text = 'pending'::text` is `status = 'pending'`)."""
+    from pglast import ast, parse_sql
+    from pglast.enums import BoolExprType
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    try:
+        (raw,) = parse_sql(f"SELECT 1 WHERE {predicate}")
+        expr = raw.stmt.whereClause
+    except (ParseError, ValueError):
+        stripped = re.sub(r"::\s*(text|character varying|varchar)\b", "", str(predicate), flags=re.IGNORECASE)
+        return [_norm(p) for p in re.split(r"\s+and\s+", stripped, flags=re.IGNORECASE) if p.strip()]
+
+    def flatten(node: Any) -> list[Any]:
+        if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+            return [term for arg in node.args for term in flatten(arg)]
+        return [node]
+
+    return [_norm(RawStream()(_uncast(term))) for term in flatten(expr)]
+
+
+def _uncast(node: Any) -> Any:
+    """`node` without casts to text types, which PostgreSQL adds when it prints a predicate."""
+    from pglast import ast
+
+    while isinstance(node, ast.TypeCast) and node.typeName is not None and \
+            node.typeName.names[-1].sval in _TEXT_TYPES:
+        node = node.arg
+    if isinstance(node, ast.Node):
+        for attr in node:
+            value = getattr(node, attr)
+            if isinstance(value, ast.Node):
+                setattr(node, attr, _uncast(value))
+            elif isinstance(value, tuple):
+                setattr(node, attr, tuple(_uncast(v) for v in value))
+    return node
+
+
 @check("index_migration")
 def index_migration(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """A new migration creates the index (table, key columns in order, optional where/include/unique),
-    concurrently, alone in its migration, with both attributes. With `prefix: true` the columns only
-    have to lead the index (whether the rest helps is for query_improves to judge)."""
-    table, columns = args["table"], [_norm(c) for c in args["columns"]]
+    """A new migration creates the index on `table` keyed by `columns` (or by one of the lists in
+    `columns_any`), sort directions ignored; with `prefix: true` the columns only have to lead the
+    index (whether the rest helps is for query_improves to judge). Optionally: `where` (its
+    predicate contains this text), `where_all` (its predicate has each of these conjuncts, in any
+    order, text casts ignored), `include`, `unique`. On an existing table it must be built
+    concurrently, alone in its migration, outside a transaction and the migration lock. Both
+    `create index(...)` and `execute "CREATE INDEX ..."` count."""
+    table = args["table"]
+    if "columns_any" in args:
+        wanted = [_key(cols) for cols in args["columns_any"]]
+    elif "columns" in args:
+        wanted = [_key(args["columns"])]
+    else:
+        raise InputError("index_migration needs columns or columns_any")
+    where_all = {term: _conjuncts(term) for term in args.get("where_all", [])}
     seen = []
     for path, migration, error in ctx.parsed_migrations():
         if migration is None:
             seen.append(f"{path.name}: {error}")
             continue
-        for op in _ops(migration):
-            if not isinstance(op, CreateIndex):
-                continue
-            index = op.index
-            shown = f"{path.name}:{op.line} index({index.table}, {index.columns})"
-            keys = [_norm(c) for c in index.columns]
-            matches = keys[:len(columns)] == columns if args.get("prefix") else keys == columns
-            if str(index.table) != table or not matches:
-                seen.append(f"{shown}: not the index needed")
+        for index in _built_indexes(path, migration):
+            matches = any(index.keys[:len(w)] == w if args.get("prefix") else index.keys == w for w in wanted)
+            if index.table != table or not matches:
+                seen.append(f"{index.shown}: not the index needed")
                 continue
             problems = []
-            if "where" in args and _norm(args["where"]) not in _norm(index.opts.get("where", "")):
-                problems.append(f"its where: is {index.opts.get('where')!r}")
-            if "include" in args and [_norm(c) for c in index.opts.get("include", [])] != \
-                    [_norm(c) for c in args["include"]]:
-                problems.append(f"its include: is {index.opts.get('include')!r}")
-            if "unique" in args and bool(index.opts.get("unique")) != args["unique"]:
+            have = _conjuncts(index.where) if index.where else set()
+            if "where" in args and _predicate(args["where"]) not in (_predicate(index.where) if index.where else ""):
+                problems.append(f"its where: is {index.where!r}")
+            missing = [term for term, parts in where_all.items() if not parts <= have]
+            if missing:
+                problems.append(f"its where: is {index.where!r}, which does not restrict it to "
+                                + " and ".join(missing))
+            if "include" in args and index.include != [_norm(c) for c in args["include"]]:
+                problems.append(f"its include: is {index.include!r}")
+            if "unique" in args and index.unique != args["unique"]:
                 problems.append("uniqueness differs")
             if table not in _created_tables(migration):
-                if index.opts.get("concurrently") is not True:
+                if not index.concurrently:
                     problems.append("is not built concurrently")
-                problems += safe_concurrent_problems(migration)
+                problems += safe_concurrent_problems(migration, ctx.migration_lock_free)
             if problems:
-                seen.append(f"{shown}: " + "; ".join(problems))
+                seen.append(f"{index.shown}: " + "; ".join(problems))
                 continue
-            return True, f"{shown} is the right index, built safely"
+            return True, f"{index.shown} is the right index, built safely"
     if not ctx.new_migrations:
         return False, "no new migration"
     return False, "no safe migration creating the index: " + " | ".join(seen)
 
 
+
 @check("index_dropped")
 def index_dropped(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """A new migration drops the named index concurrently and safely, and it is gone when applied."""
+    """A new migration drops the named index (`drop index(...)` or `execute "DROP INDEX
+    CONCURRENTLY ..."`), concurrently and safely, and it is gone once the migrations are applied."""
     name = args["index"]
     for path, migration, error in ctx.parsed_migrations():
         if migration is None:
             continue
-        for op in _ops(migration):
-            if isinstance(op, DropIndex) and str(op.index.opts.get("name", "")) == name or (
-                    isinstance(op, DropIndex) and _norm(_default_name(op)) == _norm(name)):
-                problems = [] if op.index.opts.get("concurrently") is True else ["not dropped concurrently"]
-                problems += safe_concurrent_problems(migration)
-                if problems:
-                    return False, f"{path.name}:{op.line} drops {name} but " + "; ".join(problems)
-                exists = _index_exists(ctx.scratch_url(), name)
-                if exists:
-                    return False, f"{name} still exists after applying the migrations"
-                return True, f"{path.name}:{op.line} drops {name} concurrently and safely"
+        for dropped in _dropped_indexes(migration):
+            if _norm(dropped.name) != _norm(name):
+                continue
+            where = f"{path.name}:{dropped.line}"
+            problems = [] if dropped.concurrently else ["not dropped concurrently"]
+            problems += safe_concurrent_problems(migration, ctx.migration_lock_free)
+            if problems:
+                return False, f"{where} drops {name} but " + "; ".join(problems)
+            if _index_exists(ctx.scratch_url(), name):
+                return False, f"{name} still exists after applying the migrations"
+            return True, f"{where} drops {name} concurrently and safely"
     return False, f"no new migration drops {name}"
-
-
-def _default_name(op: DropIndex) -> str:
-    from tools.ecto.migration import default_index_name
-
-    return str(default_index_name(op.index.table, op.index.columns))
 
 
 def _index_exists(url: str, name: str) -> bool:
@@ -249,25 +498,40 @@ def _index_exists(url: str, name: str) -> bool:
 @check("migrations_safe")
 def migrations_safe(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
     """Every new or changed migration avoids the locks that take production down: indexes on
-    existing tables built concurrently (safely), foreign keys and checks added NOT VALID and
-    validated in a later migration."""
+    existing tables built and dropped concurrently (and safely: see safe_concurrent_problems),
+    foreign keys added NOT VALID and validated in a later migration. With no new migration it
+    fails, unless `allow_none: true` (for tasks where a migration is one possible fix of several)."""
     if not ctx.new_migrations:
+        if args.get("allow_none"):
+            return True, "no new or changed migration"
         return False, "no new or changed migration"
+    lock_free = ctx.migration_lock_free
     problems: list[str] = []
     for path, migration, error in ctx.parsed_migrations():
         if migration is None:
             problems.append(f"{path.name}: {error}")
             continue
         created = _created_tables(migration)
+        for index in _built_indexes(path, migration):
+            if index.table in created:
+                continue
+            if not index.concurrently:
+                problems.append(f"{path.name}:{index.line}: index on {index.table} built without concurrently")
+            else:
+                problems += [f"{path.name}:{index.line}: concurrent index, but the migration {p}"
+                             for p in safe_concurrent_problems(migration, lock_free)]
+        for dropped in _dropped_indexes(migration):
+            if dropped.table in created:
+                continue
+            if not dropped.concurrently:
+                # DROP INDEX takes an ACCESS EXCLUSIVE lock on the table: reads queue behind it.
+                problems.append(f"{path.name}:{dropped.line}: index {dropped.name} dropped without concurrently")
+            else:
+                problems += [f"{path.name}:{dropped.line}: concurrent drop, but the migration {p}"
+                             for p in safe_concurrent_problems(migration, lock_free)]
         ops = _ops(migration)
         for op in ops:
             where = f"{path.name}:{op.line}"
-            if isinstance(op, CreateIndex) and str(op.index.table) not in created:
-                if op.index.opts.get("concurrently") is not True:
-                    problems.append(f"{where}: index on {op.index.table} built without concurrently")
-                else:
-                    problems += [f"{where}: concurrent index, but the migration {p}"
-                                 for p in safe_concurrent_problems(migration)]
             if isinstance(op, AlterTable) and str(op.table.name) not in created:
                 for change in op.changes:
                     ref = getattr(change, "type", None)
@@ -281,8 +545,9 @@ def migrations_safe(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]
                 if added_here:
                     problems.append(f"{where}: VALIDATE CONSTRAINT in the same migration that adds it")
     if problems:
-        return False, "; ".join(problems)
-    return True, f"{len(ctx.new_migrations)} migration(s) reviewed, none takes a blocking lock"
+        return False, "; ".join(dict.fromkeys(problems))
+    note = f" ({lock_free})" if lock_free else ""
+    return True, f"{len(ctx.new_migrations)} migration(s) reviewed, none takes a blocking lock{note}"
 
 
 @check("schema_has")
@@ -364,41 +629,72 @@ def query_improves(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
 
 @check("no_disk_sort")
 def no_disk_sort(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """Run with the repo's configured parameters (config/*.exs `parameters:`) on the migrated copy:
-    no sort or hash spills to disk any more."""
-    from tools.ecto.config import repo_parameters
+    """Run the query (sql, params) on the migrated copy with the settings production would run it
+    with: the repo's `parameters:` from the config production loads (config.exs, prod.exs,
+    runtime.exs; not dev.exs), and with `file` and `function`, what that function (or a local
+    function it reaches) applies to its own transaction (`SET LOCAL work_mem = '64MB'`,
+    `set_config('work_mem', '64MB', true)`). No sort or hash may spill to disk any more."""
+    from tools.ecto.code import read_module, reachable, transaction_settings
 
-    settings = repo_parameters(ctx.workspace)
+    settings = production_parameters(ctx.workspace)
+    notes: list[str] = []
+    if "file" in args or "function" in args:
+        if not (args.get("file") and args.get("function")):
+            raise InputError("no_disk_sort reads the code's settings from a file and a function: give both")
+        module = read_module(ctx.source(args["file"]))
+        functions = reachable(module, args["function"])
+        if not functions:
+            raise InputError(f"{args['file']} has no function {args['function']}")
+        local, notes = transaction_settings(functions)
+        settings.update(local)
     after = db.plan_cost(ctx.scratch_url(), args["sql"], args.get("params"), analyze=True, settings=settings)
     spills = [n for n in after["plan"].nodes if n.get("Sort Space Type") == "Disk" or
               (n.get("Hash Batches") or 1) > 1 or (n.get("Disk Usage") or 0) > 0]
+    extra = "".join(f"; {n}" for n in notes)
     if spills:
-        return False, f"still spills to disk in {spills[0].node_type} (settings: {settings or 'none'})"
-    return True, f"no spill to disk (settings: {settings or 'none'}, {after['ms']:.0f} ms)"
+        return False, f"still spills to disk in {spills[0].node_type} (settings: {settings or 'none'}){extra}"
+    return True, f"no spill to disk (settings: {settings or 'none'}, {after['ms']:.0f} ms){extra}"
 
 
 @check("estimate_ok")
 def estimate_ok(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """On the migrated copy, the scan of `relation` is estimated within max_factor (default 10)."""
+    """On the migrated copy, the scans of `relation` are estimated within max_factor (default 10).
+    A scan that returned no rows per loop is judged against one row (the least the planner ever
+    estimates; EXPLAIN rounds rows per loop, so 0 may be a fraction), and the detail says so."""
     limit = float(args.get("max_factor", 10))
+    relation = args["relation"]
     after = db.plan_cost(ctx.scratch_url(), args["sql"], args.get("params"), analyze=True)
-    scans = [n for n in after["plan"].nodes if n.relation == args["relation"] and n.estimate_factor]
-    if not scans:
-        return False, f"no analysed scan of {args['relation']} in the plan"
-    worst = max(n.estimate_factor for n in scans)
-    return worst < limit, f"worst estimate factor on {args['relation']}: {worst:.1f}x (need < {limit:g}x)"
+    scans = [n for n in after["plan"].nodes if n.relation == relation and n.analyzed]
+    ran = [n for n in scans if not n.never_executed]
+    if not ran:
+        what = "never ran" if scans else "is not in the plan"
+        return False, f"the scan of {relation} {what}: nothing to judge the estimate by"
+    factors, zero = [], []
+    for n in ran:
+        if n.estimate_factor is not None:
+            factors.append(n.estimate_factor)
+        elif not n.actual_rows:
+            zero.append(n)
+            factors.append(max(n.plan_rows, 1.0))
+        else:
+            factors.append(max(n.actual_rows, 1.0) / max(n.plan_rows, 1.0))
+    worst = max(factors)
+    note = ""
+    if zero:
+        note = (f"; {len(zero)} scan(s) returned 0 rows per loop, judged as 1 row against "
+                f"{', '.join(f'{n.plan_rows:g}' for n in zero)} estimated")
+    return worst < limit, f"worst estimate factor on {relation}: {worst:.1f}x (need < {limit:g}x){note}"
 
 
 # ---- code ---------------------------------------------------------------------------------------
 
-def _function(args: dict[str, Any], ctx: CheckContext):
+def _module(args: dict[str, Any], ctx: CheckContext):
     from tools.ecto.code import read_module
 
     module = read_module(ctx.source(args["file"]))
-    functions = module.named(args["function"])
-    if not functions:
+    if not module.named(args["function"]):
         raise InputError(f"{args['file']} has no function {args['function']}")
-    return module, functions
+    return module
 
 
 @check("no_repo_in_loop")
@@ -406,8 +702,8 @@ def no_repo_in_loop(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]
     """The function makes no Repo call per element of a collection (directly or one call deep)."""
     from tools.ecto.code import repo_calls_in_loops
 
-    module, functions = _function(args, ctx)
-    found = [c for f in functions for c in repo_calls_in_loops(f, module)]
+    module = _module(args, ctx)
+    found = [c for f in module.named(args["function"]) for c in repo_calls_in_loops(f, module)]
     if found:
         c = found[0]
         via = f" via {c.via}" if c.via else ""
@@ -417,15 +713,18 @@ def no_repo_in_loop(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]
 
 @check("code_shape")
 def code_shape(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """The function's code contains every `require` marker and none of `forbid`, where markers are
-    `call:NAME` (a call, e.g. call:preload, call:exists), `kw:NAME` (a keyword option, e.g. kw:offset,
-    kw:select), `op:OP` (a binary operator, e.g. op:in, op:>), `pin-compare` (a comparison with a ^pin)
-    and `atom:NAME`. `any` lists alternatives of which at least one must hold."""
-    from tools.ecto.code import code_markers
+    """The code of `function` in `file` has every `require` marker, none of `forbid`, at least one
+    of `any`, and names each of `fields` (as an atom `:title`, a field access `a.title` or a key
+    `title:`). Markers are those of tools.ecto.code.code_markers (call:, field:, kw:, op:, atom:,
+    pin-compare, pin-in, sql:). The code read is the function's, the module attributes it reads,
+    and every local function it reaches (so a fix in a private helper counts, and so does a
+    forbidden shape hidden in one); `follow_local: false` reads the function alone."""
+    from tools.ecto.code import function_markers
 
-    _, functions = _function(args, ctx)
-    markers = set().union(*(code_markers(f) for f in functions))
+    module = _module(args, ctx)
+    markers, functions = function_markers(module, args["function"], follow_local=args.get("follow_local", True))
     missing = [m for m in args.get("require", []) if m not in markers]
+    missing += [f for f in args.get("fields", []) if not {f"atom:{f}", f"field:{f}", f"kw:{f}"} & markers]
     present = [m for m in args.get("forbid", []) if m in markers]
     alternatives = args.get("any", [])
     problems = []
@@ -435,26 +734,37 @@ def code_shape(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
         problems.append("still has " + ", ".join(present))
     if alternatives and not any(m in markers for m in alternatives):
         problems.append("has none of " + ", ".join(alternatives))
+    read = ", ".join(sorted({f.name for f in functions}))
     if problems:
-        return False, f"{args['function']}: " + "; ".join(problems)
-    return True, f"{args['function']} has the expected shape"
+        return False, f"{args['function']} (read: {read}): " + "; ".join(problems)
+    return True, f"{args['function']} has the expected shape (read: {read})"
 
+
+# ---- files --------------------------------------------------------------------------------------
 
 @check("untouched")
 def untouched(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
-    """Files the task does not concern are unchanged; new files only where the task allows them."""
+    """Files the task does not concern are unchanged; new files only where the task allows them
+    (the case's may_change, plus `allow`). The case's pending migrations were never deployed, so
+    deleting one is allowed: replacing it by migrations of one's own is a fair way to make it safe
+    (whether the schema still ends up right is for schema_has to judge)."""
     allowed = list(ctx.case.may_change) + list(args.get("allow", []))
+    pending = set(ctx.case.pending_migrations)
 
     def ok(path: str) -> bool:
         return any(fnmatch.fnmatch(path, pattern) for pattern in allowed)
 
     bad = [f"changed {p}" for p in ctx.modified if not ok(p)]
-    bad += [f"deleted {p}" for p in ctx.deleted]
+    bad += [f"deleted {p}" for p in ctx.deleted if p not in pending]
     bad += [f"added {p}" for p in ctx.added if not ok(p)]
     if bad:
         return False, "; ".join(bad[:10])
-    return True, f"{len(ctx.added)} added, {len(ctx.modified)} changed, all within {', '.join(allowed)}"
+    gone = [p for p in ctx.deleted if p in pending]
+    also = f", {len(gone)} pending migration(s) deleted" if gone else ""
+    return True, f"{len(ctx.added)} added, {len(ctx.modified)} changed{also}, all within {', '.join(allowed)}"
 
+
+# ---- combinations -------------------------------------------------------------------------------
 
 @check("any_of")
 def any_of(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
@@ -466,3 +776,20 @@ def any_of(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
             return True, f"{result.name}: {result.detail}"
         details.append(f"{result.name}: {result.detail}")
     return False, " | ".join(details)
+
+
+@check("all_of")
+def all_of(args: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
+    """Passes when every listed check passes (one alternative of an any_of that takes several
+    conditions). All are run, so the detail names every one that failed."""
+    results = [_run_one(CheckSpec.model_validate(spec), ctx) for spec in args["checks"]]
+    if not results:
+        raise InputError("all_of needs at least one check")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        return False, " | ".join(f"{r.name}: {r.detail}" for r in failed)
+    return True, " | ".join(f"{r.name}: {r.detail}" for r in results)
+
+
+# The partitioning and materialized-view kinds live beside these; importing them registers them.
+from evals import checks_beyond  # noqa: E402,F401

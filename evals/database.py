@@ -82,12 +82,40 @@ def run_script(url: str, script: str) -> None:
             conn.execute(script)
 
 
+def vacuum_analyze(url: str, flush_timeout: float = 10.0) -> None:
+    """VACUUM ANALYZE the whole database. Statistics alone are not enough: the visibility map
+    decides what an index-only scan costs, and a freshly loaded table has none until vacuumed,
+    so without this the plans the checks compare would change whenever autovacuum got there."""
+    import time
+
+    with psycopg.connect(url, autocommit=True) as conn:  # VACUUM cannot run in a transaction
+        # VACUUM marks a page all-visible only once the commits of its rows are known flushed to
+        # the WAL, and it knows that per group of 32 transaction ids. With synchronous_commit =
+        # off (our private servers) the rows just loaded are not flushed yet, so it would skip
+        # every page: wait for the WAL writer (a few wal_writer_delay), then VACUUM without
+        # ANALYZE, whose per-table transactions would commit asynchronously into the same group
+        # again and undo the wait; ANALYZE afterwards, when the visibility map is set.
+        try:
+            target = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+            deadline = time.monotonic() + flush_timeout
+            while not conn.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (target,)).fetchone()[0] \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+        except psycopg.Error:
+            pass  # a standby or a restricted role: vacuum anyway, as well as it can
+        conn.execute("VACUUM")
+        conn.execute("ANALYZE")
+
+
 def replay_workload(url: str, workload: Iterable[Any]) -> None:
     """Run the app's queries so pg_stat_statements holds what production would show."""
     from tools.explain.params import parse_params
 
     with bind_like_ecto(psycopg.connect(url, autocommit=True)) as conn:
-        conn.execute("SELECT pg_stat_statements_reset()")
+        # Only this database's statements: the server may be shared with other workspaces (and a
+        # test run's other cases), whose statistics are theirs.
+        conn.execute("SELECT pg_stat_statements_reset(0, d.oid, 0) FROM pg_database d "
+                     "WHERE d.datname = current_database()")
         with psycopg.RawCursor(conn) as cur:
             for q in workload:
                 params = parse_params(q.params) if q.params else None

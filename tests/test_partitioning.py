@@ -109,7 +109,7 @@ def test_the_migrations_partition_the_live_table(db, report, pg_server, tmp_path
     attached after its CHECK proved the bound, no index built under the lock), rows kept, new
     rows routed, and the function creates the coming partitions."""
     from evals import database
-    from evals.check_kinds_beyond import apply_with_messages
+    from evals.checks_beyond import apply_with_messages
 
     url, name = db
     p = page_views(report)

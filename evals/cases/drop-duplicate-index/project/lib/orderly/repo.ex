@@ -1,0 +1,5 @@
+defmodule Orderly.Repo do
+  use Ecto.Repo,
+    otp_app: :orderly,
+    adapter: Ecto.Adapters.Postgres
+end

@@ -1,0 +1,19 @@
+defmodule Orderly.Repo.Migrations.CreateOrders do
+  use Ecto.Migration
+
+  def change do
+    create table(:orders) do
+      add :number, :string, null: false
+      add :status, :string, null: false, default: "pending"
+      add :total_cents, :integer, null: false
+      add :legacy_ref, :string
+      add :customer_id, references(:customers, on_delete: :restrict), null: false
+
+      timestamps()
+    end
+
+    create unique_index(:orders, [:number])
+    create index(:orders, [:customer_id])
+    create index(:orders, [:legacy_ref])
+  end
+end

@@ -1,0 +1,14 @@
+defmodule Shop.Repo.Migrations.CreateCustomers do
+  use Ecto.Migration
+
+  def change do
+    create table(:customers) do
+      add :name, :string, null: false
+      add :email, :string, null: false
+
+      timestamps()
+    end
+
+    create unique_index(:customers, [:email])
+  end
+end

@@ -1,0 +1,5 @@
+defmodule Mercato.Repo do
+  use Ecto.Repo,
+    otp_app: :mercato,
+    adapter: Ecto.Adapters.Postgres
+end

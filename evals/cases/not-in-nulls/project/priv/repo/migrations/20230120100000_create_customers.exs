@@ -1,0 +1,15 @@
+defmodule Mercato.Repo.Migrations.CreateCustomers do
+  use Ecto.Migration
+
+  def change do
+    create table(:customers) do
+      add :name, :string, null: false
+      add :email, :string, null: false
+      add :marketing_opt_in, :boolean, null: false, default: false
+
+      timestamps()
+    end
+
+    create unique_index(:customers, [:email])
+  end
+end

@@ -1,0 +1,5 @@
+defmodule Newsroom.Repo do
+  use Ecto.Repo,
+    otp_app: :newsroom,
+    adapter: Ecto.Adapters.Postgres
+end

@@ -1,0 +1,5 @@
+defmodule NewsroomWeb.SectionHTML do
+  use NewsroomWeb, :html
+
+  embed_templates "section_html/*"
+end

@@ -25,6 +25,7 @@ MAX_LOGS = 3
 INDEX_LINE = re.compile(r"^\s*(create (?:unique_)?index\(.*\))\s*$", re.M)
 SQL_IN_TASK = re.compile(r"((?:SELECT|WITH|UPDATE|DELETE|INSERT)\b.+?)(?:\n\n|$)", re.S | re.I)
 MIGRATION_MODULE = re.compile(r"defmodule\s+([\w.]+)\.Repo\.Migrations\.\w+")
+MIGRATION_MODULE_NAME = re.compile(r"defmodule\s+[\w.]+\.Migrations\.(\w+)")
 
 
 class ReferencePolicy:
@@ -35,7 +36,7 @@ class ReferencePolicy:
 
     def query(self, system: list[dict], messages: list[dict], tools: list[dict]) -> dict[str, Any]:
         state = _State(messages, {t["name"] for t in tools})
-        for step in (self._scan, self._read_logs, self._explain, self._fix, self._submit):
+        for step in (self._scan, self._read_logs, self._explain, self._advise, self._fix, self._submit):
             response = step(state)
             if response is not None:
                 return response
@@ -59,11 +60,17 @@ class ReferencePolicy:
         calls = []
         if logs and "analyze_logs" in s.tools:
             calls.append(tool_use("analyze_logs", {"paths": logs, "format": "json"}, id="toolu_logs_0"))
+        if "query_stats" in s.tools:
+            # What production ran, by total time: it also finds what no log shows.
+            calls.append(tool_use("query_stats", {"order_by": "total", "limit": 10, "format": "json"},
+                                  id="toolu_logs_stats"))
         if migrations:
             calls.append(tool_use("Read", {"file_path": sorted(migrations)[-1], "limit": 20}, id="toolu_logs_migration"))
+        if migrations and "check_migrations" in s.tools and "migration" in s.task.lower():
+            calls.append(tool_use("check_migrations", {"format": "json"}, id="toolu_logs_migrations"))
         if not calls:
             return None
-        return message("Reading what the logs say the app sent to the database.", *calls)
+        return message("Reading what the logs and the database's statistics say the app runs.", *calls)
 
     def _explain(self, s: "_State") -> dict | None:
         if s.done("explain") or "explain" not in s.tools:
@@ -76,10 +83,21 @@ class ReferencePolicy:
         return message(f"Explaining the {len(calls)} most expensive quer{'y' if len(calls) == 1 else 'ies'} "
                        "with their real params.", *calls)
 
+    def _advise(self, s: "_State") -> dict | None:
+        if s.done("advise") or "advise_indexes" not in s.tools:
+            return None
+        queries = [{"sql": c["input"]["sql"], **({"params": c["input"]["params"]} if "params" in c["input"] else {})}
+                   for c in s.calls("toolu_explain_") if not s.is_error(c["id"])]
+        if not queries:
+            return None
+        return message("Asking the index advisor which indexes serve these queries best, validated with "
+                       "hypothetical indexes.", tool_use("advise_indexes", {"queries": queries, "format": "json"},
+                                                         id="toolu_advise_0"))
+
     def _fix(self, s: "_State") -> dict | None:
         if s.done("fix") or "Write" not in s.tools:
             return None
-        migrations = self._index_migrations(s)
+        migrations = self._advised_migrations(s) or self._index_migrations(s)
         if not migrations:
             return None
         calls = [tool_use("Write", {"file_path": path, "content": content}, id=f"toolu_fix_{i}")
@@ -96,6 +114,9 @@ class ReferencePolicy:
                 findings.append({"title": f"N+1: {f['count']} identical queries in one request",
                                  "severity": "high", "location": f.get("call_site"),
                                  "evidence": f"{f['count']} calls, {f['total_ms']} ms in {f['request']}: {f['sql']}"})
+        for f in _migration_findings(s):
+            findings.append({"title": f"[{f['rule']}] {f['message']}", "severity": "high",
+                             "location": f"{f['file']}:{f['line']}", "evidence": f.get("lock") or f["message"]})
         for report in s.json_results("toolu_explain_"):
             for insight in report.get("insights", [])[:3]:
                 findings.append({"title": insight["title"], "evidence": insight["evidence"],
@@ -130,8 +151,30 @@ class ReferencePolicy:
             if group.get("mean_ms", 0) < 1.0 and len(found) >= 1:
                 continue  # fast queries are not the problem; explaining them costs turns
             found.append((group["sql"], group.get("params")))
+        if not found:
+            # No task SQL and no log: pg_stat_statements is the evidence. Its texts carry $n for every
+            # constant and no values, so these get generic plans.
+            stats = s.json_result("toolu_logs_stats") or {}
+            for q in stats.get("queries", []):
+                if q.get("mean_ms", 0) >= 1.0 and _app_query(q.get("query", "")):
+                    found.append((q["query"], None))
         unique = list(dict.fromkeys(found))
         return unique[:MAX_QUERIES]
+
+    def _advised_migrations(self, s: "_State") -> list[tuple[str, str, str]]:
+        """The advisor's validated recommendations, each already a complete safe migration."""
+        advice = s.json_result("toolu_advise_0") or {}
+        stamp = (self._now or datetime.now(timezone.utc)).strftime("%Y%m%d%H%M%S")
+        result = []
+        for n, rec in enumerate(advice.get("recommendations") or [], 1):
+            content = rec.get("ecto_migration") or ""
+            module = MIGRATION_MODULE_NAME.search(content)
+            if not module:
+                continue
+            path = f"priv/repo/migrations/{stamp[:-2]}{n:02d}_{_snake(module.group(1))}.exs"
+            result.append((path, content if content.endswith("\n") else content + "\n",
+                           f"index on {rec.get('table')} ({', '.join(map(str, rec.get('columns') or []))})"))
+        return result
 
     def _index_migrations(self, s: "_State") -> list[tuple[str, str, str]]:
         """(path, content, why) for each distinct index the insights propose."""
@@ -161,6 +204,9 @@ class ReferencePolicy:
                 lines.append(f"- N+1: the same query ran {finding['count']} times in `{finding['request']}` from "
                              f"`{finding['call_site']}` ({finding['total_ms']} ms). Fix: {finding['fix']}. "
                              "I did not change the code: that rewrite needs judgement I leave to you.")
+        for f in _migration_findings(s):
+            lines.append(f"- Migration `{f['file']}:{f['line']}` [{f['rule']}]: {f['message']}. The safe version: "
+                         f"`ecto-optimizer check-migrations --fix` writes it; I left the files to you.")
         reports = s.json_results("toolu_explain_")
         for report in reports:
             for insight in report.get("insights", [])[:3]:
@@ -237,6 +283,26 @@ def _text(block: dict) -> str:
 def _paths(glob_output: str) -> list[str]:
     return [ln.strip() for ln in glob_output.splitlines()
             if ln.strip() and not ln.startswith(("(", "No files", "[")) and "/" in ln or ln.endswith((".log", ".exs"))]
+
+
+def _migration_findings(s: "_State") -> list[dict]:
+    checked = s.json_result("toolu_logs_migrations") or {}
+    return [f for f in checked.get("findings", []) if f.get("severity") == "error"]
+
+
+def _app_query(sql: str) -> bool:
+    """A statement the app sent (not a catalog or monitoring query) that explain accepts."""
+    from tools.errors import InputError
+    from tools.explain.classify import classify
+
+    lowered = sql.lower()
+    if any(marker in lowered for marker in ("pg_catalog", "pg_stat", "information_schema", "hypopg", "explain ")):
+        return False
+    try:
+        classify(sql)
+    except InputError:
+        return False
+    return True
 
 
 def _app_module(read_output: str) -> str | None:

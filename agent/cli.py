@@ -146,13 +146,14 @@ def report_schema() -> None:
 
 
 def _register_subcommands() -> None:
-    from agent import cli_beyond, cli_health, cli_migrations, commands
+    from agent import cli_beyond, cli_evidence, cli_health, cli_migrations, commands
     from evals.cli import eval_app
 
     commands.register(app)  # run, chat
     cli_migrations.register(app)  # check-migrations
     cli_health.register(app)  # health
     cli_beyond.register(app)  # rewrites, partitioning, matviews, caching
+    cli_evidence.register(app)  # logs, scan-code, top
     app.add_typer(eval_app, name="eval")
 
 

@@ -153,11 +153,12 @@ class ReferencePolicy:
             found.append((group["sql"], group.get("params")))
         if not found:
             # No task SQL and no log: pg_stat_statements is the evidence. Its texts carry $n for every
-            # constant and no values, so these get generic plans.
+            # constant; without sampled values they get generic plans.
             stats = s.json_result("toolu_logs_stats") or {}
             for q in stats.get("queries", []):
                 if q.get("mean_ms", 0) >= 1.0 and _app_query(q.get("query", "")):
-                    found.append((q["query"], None))
+                    # query_stats samples values for the $n from the tables when it can: a real plan.
+                    found.append((q["query"], json.dumps(q["example_params"]) if q.get("example_params") else None))
         unique = list(dict.fromkeys(found))
         return unique[:MAX_QUERIES]
 

@@ -16,14 +16,14 @@ def all_tools() -> list[Tool]:
     from tools.fs.write import Write
     from tools.caching.tool import CachingAdvice
     from tools.health.tool import DbHealth, DescribeTable
-    from tools.logs.summary import AnalyzeLogs
+    from tools.logs.tool import AnalyzeLogs, QueryStats
     from tools.matviews.tool import MaterializedViewAdvice
     from tools.migrations.tool import CheckMigrations
     from tools.partitioning.tool import PartitioningAdvice
     from tools.report import SubmitReport
     from tools.rewrites.tool import SuggestRewrites
 
-    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), CheckMigrations(),
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), QueryStats(), CheckMigrations(),
             DbHealth(), DescribeTable(), SuggestRewrites(), PartitioningAdvice(), MaterializedViewAdvice(),
             CachingAdvice(), SubmitReport()]
 

@@ -146,7 +146,7 @@ def report_schema() -> None:
 
 
 def _register_subcommands() -> None:
-    from agent import cli_beyond, cli_evidence, cli_health, cli_migrations, commands
+    from agent import cli_beyond, cli_evidence, cli_health, cli_indexes, cli_migrations, commands
     from evals.cli import eval_app
 
     commands.register(app)  # run, chat
@@ -154,6 +154,7 @@ def _register_subcommands() -> None:
     cli_health.register(app)  # health
     cli_beyond.register(app)  # rewrites, partitioning, matviews, caching
     cli_evidence.register(app)  # logs, scan-code, top
+    cli_indexes.register(app)  # advise-indexes
     app.add_typer(eval_app, name="eval")
 
 

@@ -36,7 +36,9 @@ class ReferencePolicy:
 
     def query(self, system: list[dict], messages: list[dict], tools: list[dict]) -> dict[str, Any]:
         state = _State(messages, {t["name"] for t in tools})
-        for step in (self._scan, self._read_logs, self._explain, self._advise, self._fix, self._submit):
+        # _advise (the HypoPG index advisor) is not in the workflow yet: measured on the eval cases it
+        # chose a worse index than the plan's insight on composite-index-order and fixed no other case.
+        for step in (self._scan, self._read_logs, self._explain, self._fix, self._submit):
             response = step(state)
             if response is not None:
                 return response

@@ -16,6 +16,7 @@ def all_tools() -> list[Tool]:
     from tools.fs.write import Write
     from tools.caching.tool import CachingAdvice
     from tools.health.tool import DbHealth, DescribeTable
+    from tools.indexes.tool import AdviseIndexes, HypotheticalIndex
     from tools.logs.tool import AnalyzeLogs, QueryStats
     from tools.matviews.tool import MaterializedViewAdvice
     from tools.migrations.tool import CheckMigrations
@@ -23,7 +24,8 @@ def all_tools() -> list[Tool]:
     from tools.report import SubmitReport
     from tools.rewrites.tool import SuggestRewrites
 
-    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), QueryStats(), CheckMigrations(),
+    return [Read(), Edit(), Write(), Grep(), Glob(), Bash(), Explain(), AnalyzeLogs(), QueryStats(), AdviseIndexes(),
+            HypotheticalIndex(), CheckMigrations(),
             DbHealth(), DescribeTable(), SuggestRewrites(), PartitioningAdvice(), MaterializedViewAdvice(),
             CachingAdvice(), SubmitReport()]
 

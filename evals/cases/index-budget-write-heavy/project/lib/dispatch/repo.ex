@@ -1,0 +1,5 @@
+defmodule Dispatch.Repo do
+  use Ecto.Repo,
+    otp_app: :dispatch,
+    adapter: Ecto.Adapters.Postgres
+end
